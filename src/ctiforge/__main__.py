@@ -1,0 +1,3 @@
+from ctiforge._cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Command-line interface; each command group lives in its own module."""
