@@ -56,16 +56,15 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
-        if ctx.resilient_parsing or _listing_help(ctx):
-            # `ctiforge --help` lists every command without importing any.
-            return click.Command(cmd_name, short_help=SHORT_HELP.get(cmd_name, ""))
         module_name, attribute = target.split(":")
         module = importlib.import_module(module_name)
         return getattr(module, attribute)
 
-
-def _listing_help(ctx: click.Context) -> bool:
-    return ctx.invoked_subcommand is None and any(a in ("--help", "-h") for a in sys.argv[1:2])
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # `ctiforge --help` lists every command from SHORT_HELP without importing any.
+        rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
