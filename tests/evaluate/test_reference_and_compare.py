@@ -41,7 +41,7 @@ def test_reference_keeps_published_trials(reference_run):
 @pytest.mark.slow
 def test_reference_protocol_label(reference_run):
     report = json.loads((reference_run / "report.json").read_text())
-    assert report["protocol_label"] == "cybersecqwen-ift"
+    assert report["protocol_label"] == "foundation-sec-ift"
 
 
 @pytest.mark.slow
@@ -101,7 +101,47 @@ def test_compare_table_output(cli, reference_run):
     assert "cybersecqwen#2" in result.stdout
 
 
-def test_compare_missing_report(cli, tmp_path):
+def test_compare_not_a_run_directory(cli, tmp_path):
     result = cli("compare", str(tmp_path))
     assert result.returncode == 2
-    assert "report.json not found" in result.stderr
+    assert f"{tmp_path} is not a run directory: no report.json or run.json found" in result.stderr
+    assert "ctiforge eval report" not in result.stderr
+    assert "--run-dir RUN_DIR" in result.stderr
+
+
+def test_compare_unscored_run_advice_works(cli, gold_server, ctibench_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    cli("eval", "--model", "scripted-model", "--base-url", gold_server.base_url, "--data-dir", str(ctibench_dir),
+        "--run-dir", str(run_dir), "--tasks", "cti-rcm", "--limit", "3", "--trials", "1", "--no-progress",
+        "--no-plots")
+    (run_dir / "report.json").unlink()
+    compared = cli("compare", str(run_dir))
+    rescored = cli("eval", "report", str(run_dir), "--data-dir", str(ctibench_dir), "--no-plots")
+    assert compared.returncode == 2
+    assert f"run `ctiforge eval report {run_dir}`" in compared.stderr
+    assert rescored.returncode == 0, rescored.stderr
+    assert (run_dir / "report.json").is_file()
+
+
+def test_compare_subset_not_next_to_published(cli, gold_server, ctibench_dir, tmp_path):
+    run_dir = tmp_path / "limited"
+    # Default settings are the foundation-sec-ift protocol, which has published numbers.
+    run = cli("eval", "--model", "scripted-model", "--base-url", gold_server.base_url, "--data-dir", str(ctibench_dir),
+              "--run-dir", str(run_dir), "--tasks", "cti-rcm", "--limit", "4", "--no-progress", "--no-plots")
+    as_json = cli("compare", str(run_dir), "--json")
+    as_text = cli("compare", str(run_dir))
+    payload = json.loads(as_json.stdout)
+    assert run.returncode == 0, run.stderr
+    assert payload["side_by_side"][0]["protocol_label"] == "foundation-sec-ift"
+    assert payload["published_matching"] == []
+    assert payload["unmatched_runs"][0]["reason"] == "subset: 4 of 1000 items, not comparable"
+    assert payload["side_by_side"][0]["subset"] == "subset: 4 of 1000 items, not comparable"
+    assert "subset: 4 of 1000 items, not comparable" in as_text.stdout
+
+
+@pytest.mark.slow
+def test_compare_full_reference_is_matched(cli, reference_run):
+    payload = json.loads(cli("compare", str(reference_run), "--json").stdout)
+    matched = {(row["task"], row["published_model"]) for row in payload["published_matching"]}
+    assert ("cti-rcm", "CyberSecQwen-4B") in matched
+    assert ("cti-mcq", "Foundation-Sec-8B-Instruct") in matched

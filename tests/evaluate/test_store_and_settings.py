@@ -8,7 +8,8 @@ import pytest
 
 from ctiforge.errors import ConfigError
 from ctiforge.evaluate import PRESETS, EvalSettings, RunStore, apply_preset, protocol_label, read_responses
-from ctiforge.evaluate._settings import CTIBENCH_SYSTEM_PROMPT
+from ctiforge.evaluate._compare import PUBLISHED_RESULTS
+from ctiforge.evaluate._settings import CTIBENCH_SYSTEM_PROMPT, canonical_protocol_label
 
 CONFIG = {"backend": "openai", "model": "m", "protocol": "ift", "shots": 0, "temperature": 0.3, "top_p": 1.0,
           "max_tokens": 512, "seed": 0, "system_prompt": None}
@@ -100,7 +101,21 @@ def test_preset_unknown():
 
 
 def test_default_settings_match_ift_preset():
-    assert protocol_label(EvalSettings().as_dict()) == PRESETS["foundation-sec-ift"].label
+    assert protocol_label(EvalSettings().as_dict()) == "foundation-sec-ift"
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_label_is_its_name(name):
+    assert protocol_label(apply_preset(name).as_dict()) == name
+
+
+def test_published_labels_name_presets_or_harnesses():
+    labels = {result.protocol_label for result in PUBLISHED_RESULTS}
+    assert labels - set(PRESETS) == {"cisco-foundation-sec"}
+
+
+def test_legacy_label_maps_to_preset():
+    assert canonical_protocol_label("cybersecqwen-ift") == "foundation-sec-ift"
 
 
 def test_settings_list_every_problem():

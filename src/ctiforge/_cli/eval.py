@@ -56,7 +56,8 @@ SETTING_OPTIONS = ("protocol", "shots", "trials", "temperature", "top_p", "max_t
               help="Retries per request after connection errors, timeouts, HTTP 429 and 5xx (openai).")
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Prompts per generate call (hf).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result summary as JSON.")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar on stderr. Default: only when stderr is a terminal.")
 @click.option("--plots/--no-plots", default=True, help="Write PNG plots (needs matplotlib, the report extra).")
 @click.pass_context
 def eval_command(ctx: click.Context, **options: Any) -> None:
@@ -184,6 +185,11 @@ def _default_run_dir(settings: Any, backend: Any) -> Path:
 def _print_summary(report: dict[str, Any], *, as_json: bool) -> None:
     rows = []
     for task, entry in report["tasks"].items():
+        if entry.get("not_scored"):
+            rows.append({"task": task, "rule": None, "metric": entry["primary_metric"], "mean": None, "std": None,
+                         "ci95": None, "parse_rate": None, "trials": 0, "items": entry["n_items"],
+                         "failed": entry["failed"], "missing": entry["missing"],
+                         "not_scored": entry["not_scored"]})
         for rule, summary in entry["summary"].items():
             rows.append({"task": task, "rule": rule, "metric": summary["metric"], "mean": summary["mean"],
                          "std": summary["std"], "ci95": summary["ci95"], "parse_rate": summary["parse_rate"],
@@ -195,6 +201,9 @@ def _print_summary(report: dict[str, Any], *, as_json: bool) -> None:
         return
     click.echo(f"{'task':<14}{'rule':<10}{'metric':<10}{'mean':>8}{'std':>8}  {'95% CI':<15}{'parse':>7}{'trials':>7}")
     for row in rows:
+        if row.get("not_scored"):
+            click.echo(f"{row['task']:<14}not scored: {row['not_scored']}")
+            continue
         ci = f"{row['ci95'][0]:.3f}-{row['ci95'][1]:.3f}" if row["ci95"] else "n/a"
         click.echo(f"{row['task']:<14}{row['rule']:<10}{row['metric']:<10}{_fmt(row['mean']):>8}{_fmt(row['std']):>8}  "
                    f"{ci:<15}{_fmt(row['parse_rate']):>7}{row['trials']:>7}")

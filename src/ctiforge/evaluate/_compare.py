@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ctiforge.evaluate._settings import canonical_protocol_label
 from ctiforge.evaluate._stats import mcnemar_exact, paired_bootstrap
 
 
@@ -20,15 +21,18 @@ class PublishedResult:
     harness: str
 
 
+# The preset foundation-sec-ift reproduces this harness's settings.
+_CYBERSECQWEN_HARNESS = "CyberSecQwen IFT harness (preset foundation-sec-ift: 5 trials, temperature 0.3)"
+
 PUBLISHED_RESULTS: tuple[PublishedResult, ...] = (
-    PublishedResult("CyberSecQwen-4B", "cti-rcm", "accuracy", 0.6664, "cybersecqwen-ift",
-                    "CyberSecQwen IFT harness (5 trials, temperature 0.3)"),
-    PublishedResult("CyberSecQwen-4B", "cti-mcq", "accuracy", 0.5868, "cybersecqwen-ift",
-                    "CyberSecQwen IFT harness (5 trials, temperature 0.3)"),
-    PublishedResult("Foundation-Sec-8B-Instruct", "cti-rcm", "accuracy", 0.685, "cybersecqwen-ift",
-                    "CyberSecQwen IFT harness (5 trials, temperature 0.3)"),
-    PublishedResult("Foundation-Sec-8B-Instruct", "cti-mcq", "accuracy", 0.500, "cybersecqwen-ift",
-                    "CyberSecQwen IFT harness (5 trials, temperature 0.3)"),
+    PublishedResult("CyberSecQwen-4B", "cti-rcm", "accuracy", 0.6664, "foundation-sec-ift",
+                    _CYBERSECQWEN_HARNESS),
+    PublishedResult("CyberSecQwen-4B", "cti-mcq", "accuracy", 0.5868, "foundation-sec-ift",
+                    _CYBERSECQWEN_HARNESS),
+    PublishedResult("Foundation-Sec-8B-Instruct", "cti-rcm", "accuracy", 0.685, "foundation-sec-ift",
+                    _CYBERSECQWEN_HARNESS),
+    PublishedResult("Foundation-Sec-8B-Instruct", "cti-mcq", "accuracy", 0.500, "foundation-sec-ift",
+                    _CYBERSECQWEN_HARNESS),
     PublishedResult("Foundation-Sec-8B-Instruct", "cti-rcm", "accuracy", 0.704, "cisco-foundation-sec",
                     "Cisco Foundation AI's own harness"),
     PublishedResult("Foundation-Sec-8B-Instruct", "cti-mcq", "accuracy", 0.650, "cisco-foundation-sec",
@@ -54,9 +58,11 @@ def compare_reports(reports: list[dict[str, Any]], names: list[str], *, rule: st
             summary = entry["summary"].get(rule) or {}
             side_by_side.append({
                 "task": task, "run": name, "model": report["backend"].get("model"),
-                "protocol_label": report.get("protocol_label"), "metric": entry["primary_metric"], "rule": rule,
+                "protocol_label": canonical_protocol_label(report.get("protocol_label")),
+                "metric": entry["primary_metric"], "rule": rule,
                 "mean": summary.get("mean"), "std": summary.get("std"), "ci95": summary.get("ci95"),
                 "parse_rate": summary.get("parse_rate"), "trials": entry["n_trials_scored"], "items": entry["n_items"],
+                "subset": subset_note(report, entry), "not_scored": entry.get("not_scored"),
             })
     paired = []
     for task in tasks:
@@ -105,30 +111,54 @@ def _per_item_means(task: dict[str, Any], rule: str, key: str) -> dict[str, floa
     return means
 
 
+def subset_note(report: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """Return "subset: N of M items, not comparable" when a task was scored on fewer items than its file has."""
+    total = entry.get("n_items_total")
+    if total is None:
+        # Older reports lack the file's item count, so the only sign of a
+        # subset there is a --limit that the task file filled completely.
+        limit = (report.get("settings") or {}).get("limit")
+        if limit is None or entry["n_items"] < limit:
+            return None
+        return f"subset: {entry['n_items']} items (--limit {limit}), not comparable"
+    if entry["n_items"] >= total:
+        return None
+    return f"subset: {entry['n_items']} of {total} items, not comparable"
+
+
 def _published_tables(reports: list[dict[str, Any]], names: list[str], rule: str) -> tuple[list, list]:
+    """Split (run, task) rows into those placed next to published numbers and the rest, each with its reason."""
     matched, unmatched = [], []
     for name, report in zip(names, reports):
-        label = report.get("protocol_label")
+        label = canonical_protocol_label(report.get("protocol_label"))
         references = [r for r in PUBLISHED_RESULTS if r.protocol_label == label]
         for task, entry in report["tasks"].items():
             summary = entry["summary"].get(rule) or {}
             row = {"run": name, "model": report["backend"].get("model"), "task": task, "protocol_label": label,
-                   "metric": entry["primary_metric"], "mean": summary.get("mean")}
+                   "metric": entry["primary_metric"], "mean": summary.get("mean"), "items": entry["n_items"]}
             same_task = [r for r in references if r.task == task and r.metric == entry["primary_metric"]]
-            if same_task:
+            subset = subset_note(report, entry)
+            if entry.get("not_scored"):
+                unmatched.append({**row, "reason": f"not scored: {entry['not_scored']}"})
+            elif subset is not None:
+                # Published figures cover the whole task file, so a subset is never placed next to them.
+                unmatched.append({**row, "reason": subset})
+            elif same_task:
                 matched.extend({**row, "published_model": r.model, "published_value": r.value, "harness": r.harness}
                                for r in same_task)
             else:
-                unmatched.append(row)
+                unmatched.append({**row, "reason": f"no published numbers for {task} under protocol {label}"})
     return matched, unmatched
 
 
 def format_comparison(result: dict[str, Any]) -> str:
     """Render a comparison as plain-text tables."""
     lines = [f"Side by side ({result['rule']} rule):", ""]
-    lines.append(_table(["task", "run", "model", "protocol", "metric", "mean ± std", "95% CI", "parse", "trials"], [
+    lines.append(_table(["task", "run", "model", "protocol", "metric", "mean ± std", "95% CI", "parse", "trials",
+                         "items", "note"], [
         [r["task"], r["run"], r["model"], r["protocol_label"], r["metric"], f"{_n(r['mean'])} ± {_n(r['std'])}",
-         f"{_n(r['ci95'][0])}–{_n(r['ci95'][1])}" if r["ci95"] else "n/a", _n(r["parse_rate"]), str(r["trials"])]
+         f"{_n(r['ci95'][0])}–{_n(r['ci95'][1])}" if r["ci95"] else "n/a", _n(r["parse_rate"]), str(r["trials"]),
+         str(r["items"]), _row_note(r)]
         for r in result["side_by_side"]
     ]))
     if result["paired"]:
@@ -139,18 +169,19 @@ def format_comparison(result: dict[str, Any]) -> str:
              _n(p.get("p_value"))]
             for p in result["paired"]
         ]))
-    lines += ["", "Runs next to published numbers measured under the same protocol:", ""]
+    lines += ["", "Runs over the full task file next to published numbers measured under the same protocol:", ""]
     if result["published_matching"]:
         lines.append(_table(["task", "run", "protocol", "mean", "published model", "published", "harness"], [
             [m["task"], m["run"], m["protocol_label"], _n(m["mean"]), m["published_model"], _n(m["published_value"]),
              m["harness"]] for m in result["published_matching"]
         ]))
     else:
-        lines.append("(none of the runs used a protocol with published numbers)")
+        lines.append("(no run covers a full task file under a protocol with published numbers)")
     if result["unmatched_runs"]:
-        lines += ["", "Runs without published numbers under their protocol (not comparable to the table below):", ""]
-        lines.append(_table(["task", "run", "protocol", "metric", "mean"], [
-            [u["task"], u["run"], u["protocol_label"], u["metric"], _n(u["mean"])] for u in result["unmatched_runs"]
+        lines += ["", "Runs not comparable with the published numbers below (reason given per row):", ""]
+        lines.append(_table(["task", "run", "protocol", "metric", "mean", "items", "reason"], [
+            [u["task"], u["run"], u["protocol_label"], u["metric"], _n(u["mean"]), str(u["items"]), u["reason"]]
+            for u in result["unmatched_runs"]
         ]))
     lines += ["", "Published numbers, by protocol:", ""]
     lines.append(_table(["model", "task", "metric", "value", "protocol", "harness"], [
@@ -158,6 +189,12 @@ def format_comparison(result: dict[str, Any]) -> str:
         for p in result["published"]
     ]))
     return "\n".join(lines) + "\n"
+
+
+def _row_note(row: dict[str, Any]) -> str:
+    if row.get("not_scored"):
+        return f"not scored: {row['not_scored']}"
+    return row.get("subset") or ""
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

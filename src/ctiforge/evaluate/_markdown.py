@@ -27,6 +27,9 @@ def render_markdown(report: dict[str, Any]) -> str:
               "| task | metric | rule | mean ± std | 95 % CI (items) | parse rate | trials | items | missing or failed |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name, task in report["tasks"].items():
+        if task.get("not_scored"):
+            lines.append(f"| {name} | {task['primary_metric']} | – | not scored: {task['not_scored']} "
+                         f"| n/a | n/a | 0 | {task['n_items']} | {task['failed'] + task['missing']} |")
         for rule, summary in task["summary"].items():
             interval = summary.get("ci95")
             ci = f"{interval[0]:.4f}–{interval[1]:.4f}" if interval else "n/a"

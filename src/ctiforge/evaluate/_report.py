@@ -14,7 +14,14 @@ from typing import Any
 from ctiforge import __version__
 from ctiforge.evaluate._settings import RULES, EvalSettings, protocol_label
 from ctiforge.evaluate._stats import bootstrap_interval, mean_std, metric_from_rows
-from ctiforge.evaluate._store import ResponseKey, StoredResponse, _write_atomic, read_responses, read_run_info
+from ctiforge.evaluate._store import (
+    RUN_FILE,
+    ResponseKey,
+    StoredResponse,
+    _write_atomic,
+    read_responses,
+    read_run_info,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +47,7 @@ def build_report(
     stored = read_responses(run_dir)
     tasks = {}
     for name, data in loaded.items():
-        tasks[name] = _task_report(name, data.task, data.items, settings, stored)
+        tasks[name] = _task_report(name, data, settings, stored)
     settings_dict = json.loads(json.dumps(settings.as_dict()))
     return {
         "format": REPORT_FORMAT,
@@ -61,8 +68,11 @@ def build_report(
 
 
 def _task_report(
-    name: str, task: Any, items: Sequence[Any], settings: EvalSettings, stored: Mapping[ResponseKey, StoredResponse]
+    name: str, data: Any, settings: EvalSettings, stored: Mapping[ResponseKey, StoredResponse]
 ) -> dict[str, Any]:
+    task, items = data.task, data.items
+    # A task without gold answers keeps its raw outputs in the report but gets no metrics.
+    not_scored = getattr(data, "not_scored", None)
     by_item_trial: dict[tuple[str, int], StoredResponse] = {}
     for key, response in stored.items():
         if key.task == name:
@@ -97,8 +107,8 @@ def _task_report(
                 tokens["completion"] += response.record.get("completion_tokens") or 0
             item_trials[position].append({"trial": trial, "text": response.text, "error": response.error,
                                           "finish_reason": response.record.get("finish_reason")})
-        if received == 0:
-            trials_out.append({"trial": trial, "n_responses": 0, "metrics": {}})
+        if received == 0 or not_scored:
+            trials_out.append({"trial": trial, "n_responses": received, "metrics": {}})
             continue
         metrics = {}
         for rule in rules:
@@ -115,9 +125,9 @@ def _task_report(
                 }
         trials_out.append({"trial": trial, "n_responses": received, "metrics": metrics})
 
-    scored_trials = [t for t in trials_out if t["n_responses"]]
+    scored_trials = [t for t in trials_out if t["metrics"]]
     summary = {}
-    for rule in rules:
+    for rule in [] if not_scored else rules:
         values = [t["metrics"][rule].get(task.primary_metric) for t in scored_trials]
         parse_rates = [t["metrics"][rule].get("parse_rate") for t in scored_trials]
         mean, std = mean_std(values)
@@ -137,6 +147,8 @@ def _task_report(
         "higher_is_better": task.higher_is_better,
         "rules": rules,
         "n_items": len(items),
+        "n_items_total": len(getattr(data, "pool", items)),
+        "not_scored": not_scored,
         "n_trials_scored": len(scored_trials),
         "failed": failed,
         "missing": missing,
@@ -288,6 +300,16 @@ def rescore_run(run_dir: str | Path, *, data_dir: str | Path | None = None,
                          backend_info=info.get("backend_info") or dict(info.get("config", {})), plots=plots)
 
 
+def _missing_report_message(path: Path, file: Path) -> str:
+    if path.is_dir() and (path / RUN_FILE).is_file():
+        return f"{file} not found; run `ctiforge eval report {path}` to score the stored responses"
+    if path.is_dir():
+        return (f"{path} is not a run directory: no {REPORT_JSON} or {RUN_FILE} found; pass a run directory "
+                f"written by `ctiforge eval ... --run-dir RUN_DIR` or `ctiforge eval import-reference FILE "
+                f"--out RUN_DIR`, or a {REPORT_JSON} file")
+    return f"{file} not found; pass a run directory or its {REPORT_JSON} file"
+
+
 def load_report(path: str | Path) -> dict[str, Any]:
     """Read a report from a run folder or a report.json file."""
     from ctiforge.errors import DataFormatError
@@ -297,9 +319,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
     try:
         report = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataFormatError(
-            f"{file} not found; run `ctiforge eval report {path}` to score the run first"
-        ) from None
+        raise DataFormatError(_missing_report_message(path, file)) from None
     except ValueError as exc:
         raise DataFormatError(f"{file} is not valid JSON ({exc}); rewrite it with `ctiforge eval report`") from None
     if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,6 +21,9 @@ from ctiforge.evaluate._store import RUN_FILE, ResponseKey, RunStore, _write_ato
 logger = logging.getLogger(__name__)
 
 DATA_DIR_VARIABLE = "CTIFORGE_CTIBENCH_DIR"
+# The CTIBench folder keeps published model responses, with a GT column of gold answers, here.
+GOLD_RESPONSES_DIR = "responses"
+GOLD_COLUMN = "GT"
 
 
 @dataclass(frozen=True)
@@ -68,24 +72,81 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
 
 
 class TaskData(NamedTuple):
-    """A loaded task: the task object, the evaluated items and the exemplar pool."""
+    """A loaded task: the task object, the evaluated items and the exemplar pool (the whole task file)."""
 
     task: Any
     items: list[Any]
     pool: list[Any]
+    not_scored: str | None = None
+    """Why the task cannot be scored (no gold answers), or None."""
 
 
 def load_task_items(settings: EvalSettings, data_dir: Path) -> dict[str, TaskData]:
-    """Load every task of the settings, keeping the first `settings.limit` items."""
+    """Load every task of the settings, keeping the first `settings.limit` items.
+
+    A task file without gold answers (cti-taa.tsv has no answer column) takes
+    them from `responses/<task>-responses.tsv` under `data_dir`. When that file
+    is absent too, the task is loaded with `not_scored` set, so its responses
+    are still requested, stored and reported, only without metrics.
+    """
     from ctiforge.benchmarks import get_task
 
     loaded = {}
     for name in settings.tasks:
         task = get_task(name)
         pool = task.load(data_dir)
+        not_scored = None
+        if any(item.gold is None for item in pool):
+            pool, not_scored = _attach_gold(task, pool, data_dir)
         items = pool if settings.limit is None else pool[: settings.limit]
-        loaded[name] = TaskData(task, items, pool)
+        loaded[name] = TaskData(task, items, pool, not_scored)
     return loaded
+
+
+def gold_responses_file(task_name: str, data_dir: Path) -> Path:
+    """Return the path of the responses TSV whose GT column contains the task's gold answers."""
+    folder = data_dir if data_dir.is_dir() else data_dir.parent
+    return folder / GOLD_RESPONSES_DIR / f"{task_name}-responses.tsv"
+
+
+def _attach_gold(task: Any, pool: list[Any], data_dir: Path) -> tuple[list[Any], str | None]:
+    """Fill missing gold answers from the responses TSV's GT column, matched to the task file row by row."""
+    path = gold_responses_file(task.name, data_dir)
+    if not path.is_file():
+        reason = (f"no gold answers (put {GOLD_RESPONSES_DIR}/{path.name} with a {GOLD_COLUMN} column "
+                  f"in --data-dir)")
+        logger.warning("%s: %s; its responses are stored and reported without metrics", task.name, reason)
+        return pool, reason
+    golds = _read_gold_column(path)
+    # The CTIBench responses files have no URL or ID column, so rows match the task file by position.
+    if len(golds) != len(pool):
+        raise DataFormatError(
+            f"{path}: {len(golds)} rows but {task.name} has {len(pool)} items; the {GOLD_COLUMN} column must "
+            f"have one row per row of the task file, in the same order"
+        )
+    gold_items = task.items_from_gold(golds, source=str(path))
+    missing = [position + 1 for position, item in enumerate(gold_items) if item.gold is None]
+    if missing:
+        raise DataFormatError(
+            f"{path}: {len(missing)} empty {GOLD_COLUMN} cell(s) (first: row {missing[0]}); fill them in"
+        )
+    logger.info("%s: gold answers from %s", task.name, path)
+    return [replace(item, gold=gold.gold) if item.gold is None else item
+            for item, gold in zip(pool, gold_items)], None
+
+
+def _read_gold_column(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        columns = [name.strip() for name in reader.fieldnames or ()]
+        if GOLD_COLUMN not in columns:
+            raise DataFormatError(
+                f"{path}: no {GOLD_COLUMN} column (found {', '.join(columns) or 'none'}); "
+                f"add a {GOLD_COLUMN} column with the gold answer of each row"
+            )
+        key = (reader.fieldnames or [])[columns.index(GOLD_COLUMN)]
+        # DictReader skips blank lines, so each row here is one row of the task file.
+        return [row.get(key) or "" for row in reader]
 
 
 def plan_requests(settings: EvalSettings, loaded: dict[str, TaskData]) -> list[PlannedRequest]:
@@ -141,7 +202,7 @@ def run_evaluation(
     backend: Backend,
     run_dir: str | Path,
     data_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     write_report: bool = True,
     plots: bool = True,
 ) -> EvalOutcome:
@@ -150,6 +211,8 @@ def run_evaluation(
     Responses already stored for the same configuration are reused, so
     rerunning after an interruption requests only what is missing. Failed
     requests are stored with their error and requested again on the next run.
+    `progress` turns the progress bar on stderr on or off. None shows it only
+    when stderr is a terminal.
     """
     settings.validate()
     unsupported = [name for name in settings.tasks if not backend.supports_task(name)]
@@ -193,7 +256,8 @@ def run_evaluation(
     return outcome
 
 
-def _generate(backend: Backend, todo: list[PlannedRequest], store: RunStore, outcome: EvalOutcome, *, progress: bool) -> None:
+def _generate(backend: Backend, todo: list[PlannedRequest], store: RunStore, outcome: EvalOutcome, *,
+              progress: bool | None) -> None:
     by_key = {p.request.key: p for p in todo}
     bar = _progress_bar(len(todo), enabled=progress)
 
@@ -231,7 +295,9 @@ def _generate(backend: Backend, todo: list[PlannedRequest], store: RunStore, out
             bar.close()
 
 
-def _progress_bar(total: int, *, enabled: bool) -> Any:
+def _progress_bar(total: int, *, enabled: bool | None) -> Any:
+    if enabled is None:
+        enabled = sys.stderr.isatty()
     if not enabled:
         return None
     from tqdm import tqdm

@@ -88,8 +88,7 @@ class Preset:
     """Published evaluation settings, with the source they come from."""
 
     name: str
-    label: str
-    """Protocol label used to match runs against published numbers in `ctiforge compare`."""
+    """Preset name, which is also the protocol label of runs made with these settings."""
     source: str
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -97,7 +96,6 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "foundation-sec-ift": Preset(
         name="foundation-sec-ift",
-        label="cybersecqwen-ift",
         source=(
             "The CyberSecQwen-4B evaluation run (reference-runs/cybersecqwen-4b-multi-trial-5x.json "
             "in the project's data folder): protocol ift, n_shot 0, 5 trials, temperature 0.3, "
@@ -108,7 +106,6 @@ PRESETS: dict[str, Preset] = {
     ),
     "foundation-sec-base": Preset(
         name="foundation-sec-base",
-        label="foundation-sec-base-5shot",
         # NOTE: the Foundation-Sec-8B technical report (arXiv 2504.21039) evaluates
         # the base model with 5-shot prompts. Temperature 0, one trial and 16 new
         # tokens are this project's choice, not settings read from the report.
@@ -118,7 +115,6 @@ PRESETS: dict[str, Preset] = {
     ),
     "ctibench-paper": Preset(
         name="ctibench-paper",
-        label="ctibench-paper",
         source=(
             "CTIBench authors' notebook evaluation/model-prediction.ipynb in github.com/xashru/cti-bench: "
             "temperature 0, top_p 1, seed 42, max_tokens 2048, system prompt "
@@ -132,6 +128,10 @@ PRESETS: dict[str, Preset] = {
 
 PRESET_NAMES = tuple(PRESETS)
 
+# Protocol labels that older reports carry, mapped to the preset names that
+# replaced them. Both names denote the same settings.
+LEGACY_PROTOCOL_LABELS = {"cybersecqwen-ift": "foundation-sec-ift", "foundation-sec-base-5shot": "foundation-sec-base"}
+
 
 def apply_preset(name: str, base: EvalSettings | None = None, **overrides: Any) -> EvalSettings:
     """Return `base` (default settings when None) with the preset's values, then `overrides`, applied."""
@@ -143,11 +143,16 @@ def apply_preset(name: str, base: EvalSettings | None = None, **overrides: Any) 
 
 
 def protocol_label(settings: dict[str, Any]) -> str:
-    """Return the label of the published protocol these settings match, or "custom"."""
+    """Return the name of the preset whose settings these match (ignoring tasks and limit), or "custom"."""
     for preset in PRESETS.values():
         if all(_same(settings.get(key), value) for key, value in preset.settings.items() if key != "tasks"):
-            return preset.label
+            return preset.name
     return "custom"
+
+
+def canonical_protocol_label(label: str | None) -> str | None:
+    """Return the current name of a protocol label, translating labels of older reports."""
+    return LEGACY_PROTOCOL_LABELS.get(label, label) if label is not None else None
 
 
 def _same(left: Any, right: Any) -> bool:

@@ -50,10 +50,17 @@ def metric_from_rows(primary_metric: str, per_trial_rows: Sequence[Sequence[dict
     matrix = item_matrix(per_trial_rows, key)
 
     def mean_measure(index: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return np.nanmean(np.nanmean(matrix[:, index], axis=-1), axis=0)
+        return _nan_mean(_nan_mean(matrix[:, index], axis=-1), axis=0)
 
     return mean_measure
+
+
+def _nan_mean(values: np.ndarray, *, axis: int) -> np.ndarray:
+    """Average ignoring NaN, with NaN where a slice has no finite value (np.nanmean would warn there)."""
+    present = ~np.isnan(values)
+    counts = present.sum(axis=axis)
+    totals = np.where(present, values, 0.0).sum(axis=axis)
+    return np.divide(totals, counts, out=np.full(np.shape(totals), math.nan), where=counts > 0)
 
 
 def bootstrap_interval(
