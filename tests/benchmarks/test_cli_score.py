@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -80,6 +81,46 @@ def test_error_not_utf8(cli, tmp_path: Path) -> None:
     bad = tmp_path / "responses.tsv"
     bad.write_bytes(b"GT\tmodel-a\nCWE-79\tCWE-79\nCWE-89\tCWE-8\xe99\n")
     _check_one_line_error(cli("score", "cti-rcm", str(bad)), str(bad), "line 3 is not valid UTF-8")
+
+
+def test_error_short_row(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "short.tsv"
+    bad.write_text("GT\tmodel-a\nCWE-79\tCWE-79\nCWE-89\n", encoding="utf-8")
+    _check_one_line_error(cli("score", "cti-rcm", str(bad)), str(bad),
+                          "row 2 (line 3) has 1 cells but the header has 2 columns")
+
+
+def test_error_extra_cell(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "long.tsv"
+    bad.write_text("GT\tmodel-a\nCWE-79\tCWE-79\nCWE-89\tCWE-89\tCWE-20\n", encoding="utf-8")
+    _check_one_line_error(cli("score", "cti-rcm", str(bad)), str(bad),
+                          "row 2 (line 3) has 3 cells but the header has 2 columns")
+
+
+def test_score_gzip_responses(cli, responses_dir: Path, tmp_path: Path) -> None:
+    plain = responses_dir / "cti-rcm-responses.tsv"
+    packed = tmp_path / "cti-rcm-responses.tsv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    expected = cli("score", "cti-rcm", str(plain), "--column", "ChatGPT-4", "--json")
+    result = cli("score", "cti-rcm", str(packed), "--column", "ChatGPT-4", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["metrics"] == json.loads(expected.stdout)[0]["metrics"]
+
+
+def test_score_gzip_jsonl(cli, tmp_path: Path) -> None:
+    run = tmp_path / "run.json.gz"
+    run.write_bytes(gzip.compress(
+        (json.dumps({"task": "cti-mcq", "index": 0, "response": "B", "gold": "B"}) + "\n").encode("utf-8")
+    ))
+    result = cli("score", "cti-mcq", str(run), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["metrics"]["accuracy"] == 1.0
+
+
+def test_error_damaged_gzip(cli, responses_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "cut.tsv.gz"
+    bad.write_bytes(gzip.compress((responses_dir / "cti-rcm-responses.tsv").read_bytes())[:500])
+    _check_one_line_error(cli("score", "cti-rcm", str(bad)), str(bad), "gzip-compressed but cannot be decompressed")
 
 
 def test_error_unknown_format(cli, tmp_path: Path) -> None:

@@ -138,6 +138,18 @@ def test_extra_cells_names_row(tmp_path: Path) -> None:
         get_task("cti-rcm").load(bad)
 
 
+def test_short_row_names_row(tmp_path: Path) -> None:
+    bad = tmp_path / "cti-rcm.tsv"
+    bad.write_text(
+        "URL\tDescription\tPrompt\tGT\n"
+        "https://nvd.nist.gov/vuln/detail/CVE-2024-0001\td\tp\tCWE-79\n"
+        "https://nvd.nist.gov/vuln/detail/CVE-2024-0002\td\tp\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataFormatError, match=r"row 2 \(line 3\) has 3 cells but the header has 4 columns"):
+        get_task("cti-rcm").load(bad)
+
+
 def test_byte_order_mark_ignored(tmp_path: Path) -> None:
     marked = tmp_path / "cti-rcm.tsv"
     marked.write_text(

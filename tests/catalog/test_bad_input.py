@@ -222,6 +222,12 @@ def _no_entries(tmp_path: Path) -> Path:
     return path
 
 
+def _tsv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "some.tsv"
+    path.write_text("GT\tmodel\nCWE-79\tCWE-79\n", encoding="utf-8")
+    return path
+
+
 def _missing_file(tmp_path: Path) -> Path:
     return tmp_path / "cwec_v9.99.xml.zip"
 
@@ -241,6 +247,7 @@ BAD_FILES: dict[str, tuple[Callable[..., Path], str]] = {
     "non-utf8": (_non_utf8, "not UTF-8"),
     "truncated-xml": (_truncated_xml, "not well-formed XML"),
     "empty-file": (_empty_file, "not well-formed XML"),
+    "tsv-file": (_tsv_file, "is not a CWE catalog XML file (it starts with 'GT\\tmodel"),
     "no-entries": (_no_entries, "without any entries"),
     "duplicate-id": (_duplicate_id, "defines CWE-20 more than once"),
     "missing-file": (_missing_file, "not found"),
@@ -264,6 +271,22 @@ def test_bad_file_raises_data_format_error(tmp_path: Path, small_catalog_text: s
     assert str(path) in message
     assert phrase in message
     assert "\n" not in message
+
+
+def test_tsv_file_not_called_damaged(tmp_path: Path) -> None:
+    with pytest.raises(DataFormatError) as raised:
+        load_catalog(_tsv_file(tmp_path))
+    message = str(raised.value)
+    assert "truncated or damaged" not in message
+    assert "pass MITRE's cwec_v4.x.xml or .xml.zip" in message
+
+
+def test_truncated_xml_position_once(tmp_path: Path, small_catalog_text: str) -> None:
+    with pytest.raises(DataFormatError) as raised:
+        load_catalog(_truncated_xml(tmp_path, small_catalog_text))
+    message = str(raised.value)
+    assert message.count("line ") == 1, message
+    assert "truncated or damaged" in message
 
 
 def test_non_utf8_names_offset(tmp_path: Path, small_catalog_text: str) -> None:

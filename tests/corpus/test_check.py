@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -84,3 +85,55 @@ def test_check_same_benchmark_name(tmp_path: Path, shared_data: Path, cli) -> No
                  "--against", str(copy))
     assert result.returncode == 2
     assert "same name 'cti-rcm'" in result.stderr
+
+
+def _check_one_line_error(result, *fragments: str) -> None:
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_check_empty_corpus(tmp_path: Path, shared_data: Path, cli) -> None:
+    corpus = tmp_path / "empty.jsonl"
+    corpus.write_bytes(b"")
+    result = cli("corpus", "check", str(corpus), "--against", str(shared_data / "cti-bench" / "cti-rcm-2021.tsv"))
+    _check_one_line_error(result, str(corpus), "contains no records")
+
+
+def test_check_only_invalid_lines(tmp_path: Path, shared_data: Path, cli) -> None:
+    corpus = tmp_path / "broken.jsonl"
+    corpus.write_text("{not json\n[1, 2]\n", encoding="utf-8")
+    result = cli("corpus", "check", str(corpus), "--against", str(shared_data / "cti-bench" / "cti-rcm-2021.tsv"),
+                 "--skip-invalid")
+    # The skipped lines are logged as warnings before the error.
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {corpus} contains no records (2 invalid line(s) skipped)")
+
+
+def test_check_gzip_corpus(tmp_path: Path, shared_data: Path, cli, read_rows) -> None:
+    row = read_rows(shared_data / "cti-bench" / "cti-rcm-2021.tsv")[0]
+    lines = [
+        json.dumps({"prompt": row["Prompt"], "response": row["GT"]}),
+        json.dumps({"prompt": "What does CSRF stand for?", "response": "Cross-site request forgery."}),
+    ]
+    corpus = tmp_path / "train.jsonl.gz"
+    corpus.write_bytes(gzip.compress("\n".join(lines).encode("utf-8") + b"\n"))
+    result = cli("corpus", "check", str(corpus), "--against", str(shared_data / "cti-bench" / "cti-rcm-2021.tsv"),
+                 "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["records"] == 2
+    assert report["contaminated_records"] == 1
+
+
+def test_check_damaged_gzip(tmp_path: Path, shared_data: Path, cli) -> None:
+    text = (shared_data / "contaminated" / "rcm_2021_train.jsonl").read_bytes()
+    corpus = tmp_path / "cut.jsonl.gz"
+    corpus.write_bytes(gzip.compress(text)[:2000])
+    result = cli("corpus", "check", str(corpus), "--against", str(shared_data / "cti-bench" / "cti-rcm-2021.tsv"))
+    _check_one_line_error(result, str(corpus), "gzip-compressed but cannot be decompressed")

@@ -25,7 +25,7 @@ def test_config_lists_every_problem(tmp_path: Path, cli) -> None:
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "seed:" in result.stderr
-    assert "colour: unknown key (valid keys here: seed, sources, records, decontamination)" in result.stderr
+    assert "colour: unknown key (valid keys here: seed, data_dir, sources, records, decontamination)" in result.stderr
     assert "records.cwe_questions.kinds.1" in result.stderr
     assert "'mitigation'" in result.stderr
     assert "decontamination.enabled: unknown key" in result.stderr

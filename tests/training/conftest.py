@@ -89,6 +89,8 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, cwe_
     result = run_session_cli(folder, "train", "--config", str(config), *TINY_OVERRIDES, "training.max_steps=30",
                      "training.save_steps=10")
     assert result.returncode == 0, result.stderr[-2000:]
+    # Kept for the tests that check what a user sees on stderr during training.
+    (folder / "train-stderr.txt").write_text(result.stderr, encoding="utf-8")
     return folder / "out"
 
 

@@ -25,6 +25,26 @@ def test_train_loss_falls(trained_run: Path) -> None:
     assert last <= (1 - LOSS_DROP) * first, f"loss {first:.3f} -> {last:.3f}"
 
 
+def test_train_stderr_no_future_warning(trained_run: Path) -> None:
+    stderr = (trained_run.parent / "train-stderr.txt").read_text(encoding="utf-8")
+    assert "FutureWarning" not in stderr
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_checkpointing_arguments_current_names(enabled: bool) -> None:
+    import warnings
+
+    from transformers import TrainingArguments
+
+    from ctiforge.training._trainer import _checkpointing_arguments
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        arguments = TrainingArguments(output_dir="unused", use_cpu=True,
+                                      **_checkpointing_arguments(TrainingArguments, enabled))
+    assert arguments.gradient_checkpointing is enabled
+
+
 def test_train_manifest_complete(trained_run: Path) -> None:
     manifest = json.loads((trained_run / "run-manifest.json").read_text())
     assert manifest["status"] == "completed"

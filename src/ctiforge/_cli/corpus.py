@@ -33,11 +33,15 @@ def build_command(*, config_path: Path | None, out: Path, overwrite: bool, skip_
     Decontamination against every configured benchmark file always runs.
     KEY=VALUE pairs override config keys by dotted path, for example
     `seed=3` or `records.cvss.enabled=true`. Values are parsed as YAML.
+    Relative paths in the config file resolve against its data_dir key;
+    `data_dir=FOLDER` points them at another folder.
 
     \b
-    Example:
+    Examples:
+      ctiforge corpus build --config configs/corpus.yaml --out build/corpus
+      ctiforge corpus build --config configs/corpus.yaml --out build/corpus data_dir=/data
       ctiforge corpus build --config configs/corpus.yaml --out build/corpus \\
-          decontamination.ctibench_dir=data/cti-bench
+          decontamination.ctibench_dir=/data/cti-bench
     """
     from ctiforge.corpus import build_corpus, load_config
 
@@ -45,6 +49,8 @@ def build_command(*, config_path: Path | None, out: Path, overwrite: bool, skip_
     result = build_corpus(config, out, overwrite=overwrite, skip_invalid=skip_invalid)
     manifest, report = result.manifest, result.report
     records = manifest["records"]
+    for line in _skipped_summary(manifest["skipped"]):
+        click.echo(line, err=True)
     if as_json:
         summary = {
             "out": str(result.out),
@@ -67,6 +73,25 @@ def build_command(*, config_path: Path | None, out: Path, overwrite: bool, skip_
     click.echo(f"wrote {result.out} in {result.timings['total']:.1f} s", err=True)
 
 
+def _skipped_summary(skipped: dict[str, dict]) -> list[str]:
+    """Format the manifest's skip counts as one line per source that skipped anything."""
+    lines = []
+    for source, counts in skipped.items():
+        if source == "user":
+            invalid = len(counts.get("invalid lines", []))
+            if invalid:
+                lines.append(f"skipped (user): {invalid:,} invalid line(s), listed in manifest.json")
+            continue
+        reasons = {reason: count for reason, count in counts.items() if reason != "read"}
+        if not reasons:
+            continue
+        reason_counts = ", ".join(f"{reason} {count:,}" for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        total = sum(reasons.values())
+        of_read = f" of {counts['read']:,} records read" if "read" in counts else ""
+        lines.append(f"skipped ({source}): {total:,}{of_read}: {reason_counts}")
+    return lines
+
+
 @corpus.command("check")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--against", "benchmarks", multiple=True, required=True,
@@ -79,6 +104,8 @@ def build_command(*, config_path: Path | None, out: Path, overwrite: bool, skip_
 def check_command(*, file: Path, benchmarks: tuple[Path, ...], threshold: float | None, skip_invalid: bool,
                   as_json: bool) -> None:
     """Audit a prompt/response or chat-messages JSONL corpus for benchmark items.
+
+    FILE may be gzip-compressed. A file without any readable record is an error.
 
     Exit status: 0 when no record contains a benchmark item, 1 when some do,
     2 when an input is missing or invalid.

@@ -38,8 +38,12 @@ def gguf(model_dir: Path, quant: str, out_file: Path, converter: Path | None, mo
       ctiforge export gguf --model models/cti-4b --quant q4_k_m --out models/cti-4b-q4_k_m.gguf
       ollama create cti-4b -f models/Modelfile
     """
+    from ctiforge.errors import require
     from ctiforge.export import export_gguf
 
+    # The round-trip check runs the merged model in transformers.
+    for module in ("torch", "transformers"):
+        require(module, extra="hf", feature="ctiforge export gguf")
     result = export_gguf(model_dir, out_file, quant=quant, converter=converter,  # type: ignore[arg-type]
                          overwrite=overwrite, modelfile=modelfile)
     if as_json:

@@ -32,7 +32,11 @@ def merge(adapter_dir: Path, out_dir: Path, base: str | None, dtype: str, overwr
       ctiforge merge --adapter runs/cti-4b/adapter --out models/cti-4b
       ctiforge merge --adapter runs/cti-4b/adapter --out models/cti-4b --base /models/Qwen3-4B-Instruct-2507
     """
+    from ctiforge.errors import require
     from ctiforge.merging import merge_adapter
+
+    for module in ("torch", "transformers", "peft"):
+        require(module, extra="hf", feature="ctiforge merge")
 
     result = merge_adapter(adapter_dir, out_dir, base=base, dtype=dtype, overwrite=overwrite)  # type: ignore[arg-type]
     report = result.equivalence

@@ -49,7 +49,7 @@ def score(task_name: str, responses: str, column: str | None, rule: str | None, 
     RESPONSES is a CTIBench responses TSV (a GT column and one column per
     model), a reference-run JSON file, or a JSONL file of
     {"task", "item_id" or "index", "response", "gold"} records. The format is
-    detected from the content. The table prints rates as percentages
+    detected from the content, and a gzip-compressed file is read as it is. The table prints rates as percentages
     (accuracy 72.0 means 72.0%) and MAD in CVSS points.
 
     \b

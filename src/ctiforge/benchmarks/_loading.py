@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import logging
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -16,10 +18,15 @@ logger = logging.getLogger(__name__)
 # threat report prompt) has about 29,000 characters. A model response of
 # this size is a runaway generation, not an answer.
 MAX_FIELD_CHARS = 262_144
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def read_text(path: Path, *, what: str) -> str:
-    """Read a whole file as strict UTF-8, raising `DataFormatError` that names the file and line."""
+    """Read a whole file as strict UTF-8, raising `DataFormatError` that names the file and line.
+
+    A gzip-compressed file (magic bytes 1f 8b) is decompressed first, so line
+    numbers in errors count lines of the decompressed text.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -28,6 +35,14 @@ def read_text(path: Path, *, what: str) -> str:
         raise DataFormatError(f"{what} {path} is a folder, expected a file") from None
     except OSError as exc:
         raise DataFormatError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if data[:2] == GZIP_MAGIC:
+        # A gzip-compressed file is read as its decompressed content.
+        try:
+            data = gzip.decompress(data)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise DataFormatError(
+                f"{path} is gzip-compressed but cannot be decompressed ({exc}); the file is truncated or damaged"
+            ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -44,8 +59,8 @@ def read_tsv(path: Path, *, required: Sequence[str], what: str) -> tuple[list[st
     """Read a tab-separated file with a header row and return (columns, rows).
 
     Raise `DataFormatError` when a required column is missing (naming the missing
-    and the found columns), when a row has more cells than the header, or when a
-    cell exceeds `MAX_FIELD_CHARS`. Quoting follows the csv module's default
+    and the found columns), when a row has more or fewer cells than the header,
+    or when a cell exceeds `MAX_FIELD_CHARS`. Quoting follows the csv module's default
     (double quotes), which is how pandas writes and reads the CTIBench files.
     """
     text = read_text(path, what=what)
@@ -80,13 +95,17 @@ def read_tsv(path: Path, *, required: Sequence[str], what: str) -> tuple[list[st
                     f"{path}: row {row_number} (line {reader.line_num}) has {len(cells)} cells but the header has "
                     f"{len(columns)} columns; check for unquoted tabs in that row"
                 )
+            if len(cells) < len(columns):
+                raise DataFormatError(
+                    f"{path}: row {row_number} (line {reader.line_num}) has {len(cells)} cells but the header has "
+                    f"{len(columns)} columns; check for a missing tab or a line break inside a cell of that row"
+                )
             for column, cell in zip(columns, cells):
                 if len(cell) > MAX_FIELD_CHARS:
                     raise DataFormatError(
                         f"{path}: row {row_number} (line {reader.line_num}), column {column!r} has {len(cell):,} "
                         f"characters, more than the limit of {MAX_FIELD_CHARS:,}; truncate or remove that value"
                     )
-            cells = cells + [""] * (len(columns) - len(cells))
             rows.append(dict(zip(columns, cells)))
     except csv.Error as exc:
         raise DataFormatError(f"{path}: invalid TSV near line {reader.line_num}: {exc}") from None

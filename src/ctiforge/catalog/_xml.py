@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
+from xml.parsers.expat import ErrorString
 
 import defusedxml
 import defusedxml.ElementTree
@@ -156,8 +157,18 @@ def _describe_parse_error(path: Path, member: str | None, label: str, exc: Parse
             f"{label} is not UTF-8 text (invalid byte at offset {invalid.start}); MITRE publishes "
             f"the CWE catalog as UTF-8 XML, so the file was damaged or re-encoded: {DOWNLOAD_HINT}"
         )
+    content = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if content and not content.startswith(b"<"):
+        # An XML document starts with a tag or declaration, so this is another kind of file, not a damaged catalog.
+        start = content[:20].decode("utf-8", errors="replace")
+        return (
+            f"{label} is not a CWE catalog XML file (it starts with {start!r}, not with '<'): "
+            f"pass MITRE's cwec_v4.x.xml or .xml.zip"
+        )
+    # str(exc) repeats the position, so the message is built from the expat error text alone.
+    reason = ErrorString(exc.code) if isinstance(getattr(exc, "code", None), int) else str(exc)
     return (
-        f"{label} is not well-formed XML (line {line}, column {column}: {exc}); the file is "
+        f"{label} is not well-formed XML (line {line}, column {column}: {reason}); the file is "
         f"truncated or damaged: {DOWNLOAD_HINT}"
     )
 

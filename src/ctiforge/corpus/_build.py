@@ -18,7 +18,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -28,6 +28,9 @@ from ctiforge.corpus._decontam import REASON_ORDER, BenchmarkIndex, Hit
 from ctiforge.corpus._records import TrainingRecord, assign_letters
 from ctiforge.corpus._report import render_markdown
 from ctiforge.errors import ConfigError, DataFormatError
+
+if TYPE_CHECKING:
+    from ctiforge.corpus._cve import CveStats
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +104,25 @@ def _resolve_inputs(config: CorpusConfig) -> _Inputs:
     except DataFormatError as exc:
         problems.append(str(exc))
     if problems:
+        if config.data_dir:
+            problems.append(
+                f"relative paths in the config file resolve against data_dir {config.data_dir}; "
+                "pass data_dir=FOLDER if the input files are in another folder"
+            )
         raise DataFormatError("; ".join(problems))
     return inputs
+
+
+def _warn_empty_cve_source(stats: CveStats, fmt: str) -> None:
+    """Log a warning for each CVE file without a readable record, and when the CVE source gives no record."""
+    for path, readable in stats.readable_per_file.items():
+        if readable == 0:
+            logger.warning("CVE source file %s contains no readable CVE record (format %s); "
+                           "check the file or set sources.cve.format", path, fmt)
+    if stats.mapping_records + stats.cvss_records == 0:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in stats.skipped.most_common())
+        logger.warning("CVE source gave no training records: %s CVE records read from %d file(s), all skipped (%s)",
+                       f"{stats.read:,}", len(stats.readable_per_file), reasons or "none")
 
 
 def _generate(config: CorpusConfig, inputs: _Inputs, *,
@@ -136,6 +156,7 @@ def _generate(config: CorpusConfig, inputs: _Inputs, *,
         )
         records.extend(cve_records)
         skipped["cve"] = {"read": stats.read, **dict(sorted(stats.skipped.items()))}
+        _warn_empty_cve_source(stats, config.sources.cve.format)
     if catalog is not None and records_cfg.cwe_questions.enabled:
         records.extend(build_cwe_records(catalog, records_cfg.cwe_questions, seed=config.seed))
     if inputs.attack and records_cfg.attack_questions.enabled:

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 from ctiforge.corpus._config import Decontamination
 from ctiforge.corpus._decontam import BenchmarkIndex, Hit, Query, cve_ids_in
 from ctiforge.corpus._jsonl import ChatExample, read_chat_jsonl
+from ctiforge.errors import DataFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,12 @@ def check_corpus(path: Path, benchmark_paths: Sequence[Path], *, settings: Decon
     index = BenchmarkIndex.from_files(benchmark_paths, threshold=settings.threshold,
                                       shingle_size=settings.shingle_size, min_shingles=settings.min_shingles)
     corpus, invalid = read_chat_jsonl(path, skip_invalid=skip_invalid)
+    if not corpus:
+        skipped = f" ({len(invalid)} invalid line(s) skipped)" if invalid else ""
+        raise DataFormatError(
+            f"{path} contains no records{skipped}; expected a JSONL file with one "
+            "prompt/response or chat messages object per line"
+        )
     logger.info("checking %d records of %s against %d benchmark items", len(corpus), path, len(index.items))
     hits_per_record = index.find([_query_of(example) for example in corpus])
 

@@ -1,15 +1,17 @@
 """The corpus build configuration: a validated YAML file plus dotted `key=value` overrides.
 
-Every default lives in the pydantic models below. Relative paths in the YAML
-file resolve against the file's folder; relative paths given as overrides
-resolve against the current directory. List-valued path keys accept glob
-patterns (`nvd/nvdcve-1.1-*.json.gz`).
+Every default lives in the pydantic models below. Relative input paths in
+the YAML file resolve against `data_dir`, which itself resolves against the
+file's folder and defaults to it. Relative paths given as overrides, including
+`data_dir=...`, resolve against the current directory. List-valued path keys
+accept glob patterns (`nvd/nvdcve-1.1-*.json.gz`).
 """
 
 from __future__ import annotations
 
 import glob
 import logging
+import os
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -120,6 +122,9 @@ class CorpusConfig(_Section):
     """A corpus build: sources, record kinds, decontamination and the random seed."""
 
     seed: int = Field(0, description="Seed for sampling, distractors and answer-letter order.")
+    data_dir: str | None = Field(
+        None, description="Folder that relative input paths of the config file resolve against; null: the file's folder."
+    )
     sources: Sources = Field(default_factory=Sources)
     records: Records = Field(default_factory=Records)
     decontamination: Decontamination = Field(default_factory=Decontamination)
@@ -160,15 +165,42 @@ def _describe_error(error: dict[str, Any]) -> str:
     return f"{location}: {error['msg']}{shown}"
 
 
-def _apply_override(data: dict[str, Any], override: str) -> str:
+def _split_override(override: str) -> tuple[str, str]:
     key, sep, text = override.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"invalid override {override!r}; write it as dotted.key=value, for example seed=3")
+    return key, text
+
+
+def _parse_path_value(text: str) -> Any:
+    """Parse the value of a path override, also when YAML rejects a glob pattern in it.
+
+    YAML reads a leading `*` as an alias and `?` inside `[...]` as a mapping key,
+    so `[nvd/*.json.gz, extra/feed-?.json]` or `*.gz` fail as YAML. Those fall back
+    to a plain comma-separated list or a plain string.
+    """
     try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid value in override {override!r}: {exc}") from None
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        stripped = text.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            items = [item.strip().strip("'\"") for item in stripped[1:-1].split(",")]
+            return [item for item in items if item]
+        return stripped
+
+
+def _apply_override(data: dict[str, Any], override: str) -> str:
+    key, text = _split_override(override)
+    if not text.strip():
+        value = None
+    elif key in PATH_KEYS or key == "data_dir":
+        value = _parse_path_value(text)
+    else:
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid value in override {override!r}: {exc}") from None
     parts = key.split(".")
     node = data
     for part in parts[:-1]:
@@ -225,7 +257,21 @@ def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Corp
         data = loaded
         base = path.resolve().parent
 
-    # Paths from the file resolve against its folder, before overrides replace any of them.
+    # A data_dir override redirects the file's relative paths, so it applies first.
+    data_dir = data.get("data_dir")
+    if isinstance(data_dir, str):
+        data["data_dir"] = data_dir = os.path.normpath(_absolute(data_dir, base))
+    for override in overrides:
+        if _split_override(override)[0] == "data_dir":
+            _apply_override(data, override)
+            data_dir = data.get("data_dir")
+            if isinstance(data_dir, str):
+                data["data_dir"] = data_dir = os.path.normpath(_absolute(data_dir, Path.cwd()))
+    if isinstance(data_dir, str):
+        # A missing folder is not an error here: overrides may replace every path that uses it.
+        base = Path(data_dir)
+
+    # Paths from the file resolve against data_dir, before overrides replace any of them.
     for key, is_list in PATH_KEYS.items():
         value = _get(data, key)
         if is_list and isinstance(value, list):
@@ -233,6 +279,8 @@ def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Corp
         elif not is_list and isinstance(value, str):
             _set(data, key, _absolute(value, base))
     for override in overrides:
+        if _split_override(override)[0] == "data_dir":
+            continue
         key = _apply_override(data, override)
         if key in PATH_KEYS:
             value = _get(data, key)

@@ -55,6 +55,8 @@ class CveStats:
     mapping_records: int = 0
     cvss_records: int = 0
     skipped: Counter = field(default_factory=Counter)
+    readable_per_file: dict[str, int] = field(default_factory=dict)
+    """Readable CVE records per input file, so a file that contributes nothing can be named."""
 
 
 def _terms(text: str) -> set[str]:
@@ -117,12 +119,15 @@ def _read_all(paths: Iterable[Path], fmt: str, stats: CveStats) -> list[CveRecor
 
     records = []
     for path in paths:
+        readable = 0
         for item in read_records(path, format=None if fmt == "auto" else fmt):
             stats.read += 1
             if isinstance(item, CveRecord):
                 records.append(item)
+                readable += 1
             else:
                 stats.skipped[f"unreadable: {item.code}"] += 1
+        stats.readable_per_file[str(path)] = readable
     return records
 
 

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ctiforge.errors import DataFormatError
 
 logger = logging.getLogger(__name__)
 
 _ROLES = ("system", "user", "assistant")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _lines(handle: IO[bytes], path: Path) -> Iterator[bytes]:
+    """Yield the raw lines of a file, raising `DataFormatError` for a damaged gzip stream."""
+    try:
+        yield from handle
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DataFormatError(f"{path} is gzip-compressed but cannot be decompressed ({exc}); "
+                              "the file is truncated or damaged") from None
 
 
 @dataclass(frozen=True)
@@ -82,16 +95,20 @@ def read_chat_jsonl(path: Path, *, skip_invalid: bool) -> tuple[list[ChatExample
     one `DataFormatError` that lists the first ten invalid line numbers.
     """
     try:
-        handle = path.open("rb")
+        raw = path.open("rb")
     except FileNotFoundError:
         raise DataFormatError(f"corpus file not found: {path}; check the path") from None
     except IsADirectoryError:
         raise DataFormatError(f"{path} is a folder; expected a JSONL file") from None
+    handle: IO[bytes] = raw
+    if raw.peek(2)[:2] == GZIP_MAGIC:
+        # A gzip-compressed JSONL file is read as its decompressed lines.
+        handle = gzip.GzipFile(fileobj=raw, mode="rb")
 
     examples: list[ChatExample] = []
     invalid: list[InvalidLine] = []
-    with handle:
-        for line_number, raw_line in enumerate(handle, start=1):
+    with raw, handle:
+        for line_number, raw_line in enumerate(_lines(handle, path), start=1):
             try:
                 line = raw_line.decode("utf-8")
             except UnicodeDecodeError:

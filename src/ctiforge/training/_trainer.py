@@ -9,6 +9,7 @@ because the Trainer reads the process layout from the environment.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -16,11 +17,12 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctiforge.errors import ConfigError, CtiforgeError
+from ctiforge.errors import ConfigError, CtiforgeError, require
 from ctiforge.training._config import TrainConfig, config_to_dict
 from ctiforge.training._data import (
     ChatCollator,
@@ -147,8 +149,19 @@ def check_environment(config: TrainConfig, *, resume: bool) -> list[str]:
     return problems
 
 
+def require_training_packages() -> None:
+    """Raise `MissingDependencyError` naming the train extra unless torch, transformers and peft import."""
+    for module in ("torch", "transformers", "peft"):
+        require(module, extra="train", feature="ctiforge train")
+
+
 def prepare(config: TrainConfig, *, resume: bool) -> PreparedData:
-    """Validate the environment and read the data files; raise ConfigError listing all problems."""
+    """Validate the environment and read the data files; raise ConfigError listing all problems.
+
+    Raises `MissingDependencyError` first when the train extra is not installed,
+    because the hardware check itself needs torch.
+    """
+    require_training_packages()
     problems = check_environment(config, resume=resume)
     data: dict[str, list[ChatExample] | None] = {"train": None, "eval": None}
     for name, path in (("train", config.data.train_file), ("eval", config.data.eval_file)):
@@ -223,7 +236,27 @@ def _wrap_lora(model: Any, config: TrainConfig) -> Any:
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora_config)
+    with warnings.catch_warnings():
+        # peft 0.21 reads the model's `is_gradient_checkpointing` property inside
+        # get_peft_model, which transformers 5.25 deprecates with a FutureWarning
+        # that no argument of ours can avoid.
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        return get_peft_model(model, lora_config)
+
+
+def _checkpointing_arguments(arguments_class: type, enabled: bool) -> dict[str, Any]:
+    """Return the activation checkpointing keywords under the names this transformers version expects.
+
+    transformers 5.25 calls them `activation_checkpointing*` and issues a FutureWarning
+    whenever an old `gradient_checkpointing*` name is given, even as False.
+    Releases without the new names get the old ones.
+    """
+    names = {field.name for field in dataclasses.fields(arguments_class)}
+    prefix = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {
+        prefix: enabled,
+        f"{prefix}_kwargs": {"use_reentrant": False} if enabled else None,
+    }
 
 
 def _training_arguments(config: TrainConfig, *, cuda: bool, has_eval: bool) -> Any:
@@ -255,8 +288,7 @@ def _training_arguments(config: TrainConfig, *, cuda: bool, has_eval: bool) -> A
         bf16=config.model.precision == "bf16",
         fp16=config.model.precision == "fp16",
         use_cpu=not cuda,
-        gradient_checkpointing=config.model.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.model.gradient_checkpointing else None,
+        **_checkpointing_arguments(TrainingArguments, config.model.gradient_checkpointing),
         remove_unused_columns=False,
         report_to=report_to(config.logging.sinks),
         # Packed batches have no padding and no attention mask to count it from.
