@@ -125,3 +125,33 @@ def test_features_match_scikit_learn(nvd_slice):
     expected = reference.transform(texts).toarray()
     assert char_block.shape == expected.shape
     assert np.abs(char_block - expected).max() < 1e-5
+
+
+def test_recency_weight_halves_per_half_life():
+    from ctiforge.mapper._train import sample_weight
+
+    assert sample_weight(2016, 2018, 1.0) == 0.25
+    assert sample_weight(2016, 2018, 2.0) == 0.5
+    assert sample_weight(None, 2018, 1.0) == 1.0
+    assert sample_weight(2016, 2018, None) == 1.0
+
+
+def test_class_weight_balances_totals():
+    import numpy as np
+
+    from ctiforge.mapper._train import Example, expand_rows
+
+    examples = [Example(f"CVE-2018-{i:04d}", "text", ["CWE-79"], 2018) for i in range(9)]
+    examples.append(Example("CVE-2018-9999", "text", ["CWE-89"], 2018))
+    settings = TrainingSettings(recency_half_life=None, class_weight_power=1.0)
+    rows = expand_rows(examples, ["CWE-79", "CWE-89"], settings)
+    totals = np.bincount(rows.targets, weights=rows.weights)
+    assert totals[0] == pytest.approx(totals[1])
+
+
+def test_class_weight_off_by_default():
+    from ctiforge.mapper._train import Example, expand_rows
+
+    examples = [Example("CVE-2018-0001", "a", ["CWE-79"], 2018), Example("CVE-2018-0002", "b", ["CWE-89"], 2018)]
+    rows = expand_rows(examples, ["CWE-79", "CWE-89"], TrainingSettings())
+    assert rows.weights.tolist() == [1.0, 1.0]

@@ -33,7 +33,10 @@ class TrainingSettings:
     policy: LabelPolicy = LabelPolicy.DROP
     svm_c: float = 0.5
     # Weight of a record whose CVE ID year is `years_back` before the newest: 0.5 ** (years_back / half_life).
-    recency_half_life: float | None = 4.0
+    # One year was chosen on a temporal split of the NVD feeds, from none, 4, 2, 1 and 0.5 (docs/mapper.md).
+    recency_half_life: float | None = 1.0
+    # Exponent p of the class weight (rows / (classes * rows of the class)) ** p. At 0 every class weighs 1.
+    class_weight_power: float = 0.0
     # Minimum number of training records for a label to become a class. With
     # use_catalog_text, every outputtable view-1003 entry is a class regardless.
     min_class_count: int = 3
@@ -146,6 +149,52 @@ def choose_classes(examples: Sequence[Example], catalog: Catalog, settings: Trai
     return sorted(chosen, key=lambda cwe_id: int(cwe_id.split("-")[1]))
 
 
+@dataclass
+class TrainingRows:
+    """Training examples expanded to one row per (example, class) pair, with each row's sample weight."""
+
+    texts: list[str]
+    targets: np.ndarray
+    weights: np.ndarray
+
+
+def sample_weight(year: int | None, newest: int | None, half_life: float | None) -> float:
+    """Return the recency weight 0.5 ** ((newest - year) / half_life), or 1.0 without a year or half-life."""
+    if not half_life or year is None or newest is None:
+        return 1.0
+    return 0.5 ** ((newest - year) / half_life)
+
+
+def expand_rows(examples: Sequence[Example], classes: Sequence[str], settings: TrainingSettings) -> TrainingRows:
+    """Return one row per (example, class) pair, so a record counts once per class it carries.
+
+    A row's weight is its recency weight times, with `class_weight_power`
+    p > 0, (rows / (classes * rows of its class)) ** p, so p=1 is
+    scikit-learn's "balanced" weighting and p=0.5 a milder form of it.
+    """
+    class_index = {cwe_id: i for i, cwe_id in enumerate(classes)}
+    texts: list[str] = []
+    targets: list[int] = []
+    weights: list[float] = []
+    newest = max((example.year for example in examples if example.year), default=None)
+    for example in examples:
+        weight = sample_weight(example.year, newest, settings.recency_half_life)
+        for cwe_id in example.classes:
+            if cwe_id in class_index:
+                texts.append(example.text)
+                targets.append(class_index[cwe_id])
+                weights.append(weight)
+    target_array = np.asarray(targets, dtype=np.int64)
+    weight_array = np.asarray(weights, dtype=np.float64)
+    if settings.class_weight_power and target_array.size:
+        counts = np.bincount(target_array, minlength=len(classes)).astype(np.float64)
+        present = counts > 0
+        balanced = np.ones(len(classes))
+        balanced[present] = target_array.size / (present.sum() * counts[present])
+        weight_array *= balanced[target_array] ** settings.class_weight_power
+    return TrainingRows(texts, target_array, weight_array)
+
+
 def fit_linear_model(
     examples: Sequence[Example],
     classes: Sequence[str],
@@ -153,38 +202,37 @@ def fit_linear_model(
     settings: TrainingSettings,
     seed: int,
 ) -> LinearModel:
-    """Fit the feature space and a one-vs-rest linear SVM; each record counts once per class it carries."""
-    from sklearn.svm import LinearSVC
-
-    class_index = {cwe_id: i for i, cwe_id in enumerate(classes)}
-    texts: list[str] = []
-    targets: list[int] = []
-    weights: list[float] = []
-    newest = max((example.year for example in examples if example.year), default=None)
-    for example in examples:
-        weight = 1.0
-        if settings.recency_half_life and example.year and newest:
-            weight = 0.5 ** ((newest - example.year) / settings.recency_half_life)
-        for cwe_id in example.classes:
-            if cwe_id in class_index:
-                texts.append(example.text)
-                targets.append(class_index[cwe_id])
-                weights.append(weight)
-    present = sorted(set(targets))
+    """Fit the feature space and a one-vs-rest linear SVM on `examples`."""
+    rows = expand_rows(examples, classes, settings)
+    present = sorted(set(rows.targets.tolist()))
     if len(present) < 2:
         raise ConfigError(
             f"training needs records of at least 2 classes, found {len(present)}; pass more labelled records"
         )
 
     started = time.perf_counter()
-    features, matrix = fit_feature_space(texts, min_df=2)
-    matrix = matrix.astype(np.float64)
+    features, matrix = fit_feature_space(rows.texts, min_df=2)
     logger.info("features: %d texts x %d columns (%.1f s)", matrix.shape[0], matrix.shape[1],
                 time.perf_counter() - started)
+    return fit_svm(features, matrix, rows, classes, settings=settings, seed=seed)
 
+
+def fit_svm(
+    features: FeatureSpace,
+    matrix: sp.csr_matrix,
+    rows: TrainingRows,
+    classes: Sequence[str],
+    *,
+    settings: TrainingSettings,
+    seed: int,
+) -> LinearModel:
+    """Fit a one-vs-rest linear SVM on precomputed feature rows, then prune it to `weights_per_class`."""
+    from sklearn.svm import LinearSVC
+
+    present = sorted(set(rows.targets.tolist()))
     started = time.perf_counter()
     svm = LinearSVC(C=settings.svm_c, random_state=seed, max_iter=2000)
-    svm.fit(matrix, np.asarray(targets), sample_weight=np.asarray(weights))
+    svm.fit(matrix.astype(np.float64), rows.targets, sample_weight=rows.weights)
     logger.info("linear SVM: %d classes (%.1f s)", len(present), time.perf_counter() - started)
 
     coefficients = svm.coef_ if len(present) > 2 else np.vstack([-svm.coef_[0], svm.coef_[0]])
