@@ -25,10 +25,13 @@ def export() -> None:
                    "then $CTIFORGE_LLAMA_CPP_CONVERTER).")
 @click.option("--modelfile", type=click.Path(path_type=Path), default=None,
               help="Where to write the Ollama Modelfile (default: Modelfile beside --out).")
+@click.option("--tokenizer-pre", default=None, metavar="NAME",
+              help="Force llama.cpp's pre-tokenizer name (e.g. qwen2, gpt-2) for a tokenizer its converter "
+                   "does not recognise; default: let the converter detect it.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it already exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def gguf(model_dir: Path, quant: str, out_file: Path, converter: Path | None, modelfile: Path | None,
-         overwrite: bool, as_json: bool) -> None:
+         tokenizer_pre: str | None, overwrite: bool, as_json: bool) -> None:
     """Convert a merged model to GGUF and check it against the original.
 
     Needs the llamacpp extra: pip install 'ctiforge[llamacpp]'.
@@ -45,7 +48,7 @@ def gguf(model_dir: Path, quant: str, out_file: Path, converter: Path | None, mo
     for module in ("torch", "transformers"):
         require(module, extra="hf", feature="ctiforge export gguf")
     result = export_gguf(model_dir, out_file, quant=quant, converter=converter,  # type: ignore[arg-type]
-                         overwrite=overwrite, modelfile=modelfile)
+                         overwrite=overwrite, modelfile=modelfile, tokenizer_pre=tokenizer_pre)
     if as_json:
         payload = asdict(result)
         payload["gguf_path"] = str(result.gguf_path)

@@ -108,13 +108,48 @@ def find_converter(explicit: Path | None = None) -> Path:
     )
 
 
-def _run_converter(converter: Path, model_dir: Path, out_file: Path, outtype: str) -> None:
-    command = [sys.executable, str(converter), str(model_dir), "--outfile", str(out_file), "--outtype", outtype]
-    logger.info("running %s", " ".join(command))
+# Run by `_run_converter` when the caller forces the pre-tokenizer name. The
+# converter identifies a BPE pre-tokenizer by hashing the token IDs of a fixed
+# text, so a retrained or extended tokenizer is unknown to it and the export
+# stops with "BPE pre-tokenizer was not recognized". This wrapper imports the
+# converter as a module, replaces TextModel.get_vocab_base_pre with a function
+# returning the given name (a value of llama.cpp's `tokenizer.ggml.pre`), and
+# runs its main().
+_FORCED_PRE_TOKENIZER_RUNNER = """
+import importlib.util, sys
+converter, pre_name = sys.argv[1], sys.argv[2]
+sys.argv = [converter] + sys.argv[3:]
+sys.path.insert(0, converter.rsplit("/", 1)[0])
+spec = importlib.util.spec_from_file_location("convert_hf_to_gguf", converter)
+module = importlib.util.module_from_spec(spec)
+sys.modules["convert_hf_to_gguf"] = module
+spec.loader.exec_module(module)
+text_model = getattr(module, "TextModel", None)
+if text_model is None:
+    from conversion.base import TextModel as text_model
+text_model.get_vocab_base_pre = lambda self, tokenizer: pre_name
+module.main()
+"""
+
+
+def _run_converter(converter: Path, model_dir: Path, out_file: Path, outtype: str,
+                   tokenizer_pre: str | None = None) -> None:
+    arguments = [str(model_dir), "--outfile", str(out_file), "--outtype", outtype]
+    if tokenizer_pre is None:
+        command = [sys.executable, str(converter), *arguments]
+    else:
+        command = [sys.executable, "-c", _FORCED_PRE_TOKENIZER_RUNNER, str(converter), tokenizer_pre, *arguments]
+    logger.info("running %s on %s", converter.name, model_dir)
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
         last_line = (completed.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise BackendError(f"{converter.name} failed on {model_dir} (exit {completed.returncode}): {last_line}")
+        hint = ""
+        if "pre-tokenizer was not recognized" in last_line:
+            hint = ("; the tokenizer is not one llama.cpp knows: pass --tokenizer-pre NAME with the llama.cpp "
+                    "pre-tokenizer it follows (e.g. qwen2 for Qwen tokenizers, gpt-2 for GPT-2 byte-level BPE)")
+        raise BackendError(
+            f"{converter.name} failed on {model_dir} (exit {completed.returncode}): {last_line}{hint}"
+        )
 
 
 def _quantize(llama_cpp: Any, source: Path, target: Path, quant: str) -> None:
@@ -207,13 +242,16 @@ def export_gguf(
     converter: Path | None = None,
     overwrite: bool = False,
     modelfile: Path | None = None,
+    tokenizer_pre: str | None = None,
 ) -> ExportResult:
     """Convert a merged HF model folder to one GGUF file and write an Ollama Modelfile beside it.
 
     The file is written under a temporary name, checked against the HF model
     (prompt tokens always, greedy output for f16 and q8_0) and renamed into
-    place only when the check passes. Raises MissingDependencyError without
-    the `llamacpp` extra.
+    place only when the check passes. `tokenizer_pre` forces llama.cpp's
+    pre-tokenizer name for a tokenizer the converter does not recognise; the
+    round-trip check still compares the prompt tokens. Raises
+    MissingDependencyError without the `llamacpp` extra.
     """
     # NOTE: CI does not install llama-cpp-python (it compiles llama.cpp for
     # minutes), so only the tests marked `llamacpp` run this path.
@@ -236,10 +274,10 @@ def export_gguf(
     intermediate = out_file.with_name(f".{out_file.name}.f16.partial")
     try:
         if quant == "q4_k_m":
-            _run_converter(converter_path, model_dir, intermediate, "f16")
+            _run_converter(converter_path, model_dir, intermediate, "f16", tokenizer_pre)
             _quantize(llama_cpp, intermediate, partial, quant)
         else:
-            _run_converter(converter_path, model_dir, partial, quant)
+            _run_converter(converter_path, model_dir, partial, quant, tokenizer_pre)
         report = round_trip_check(llama_cpp, model_dir, partial, quant)
         if not report.tokens_match or (report.greedy_required and not report.greedy_match):
             raise BackendError(
