@@ -68,7 +68,7 @@ def test_gguf_unknown_tokenizer_hint(cli, merged_model: Path, tmp_path: Path) ->
 @pytest.mark.llamacpp
 def test_gguf_q8_mismatch_writes_nothing(cli, merged_model: Path, tmp_path: Path) -> None:
     # The tiny random model's logits are nearly tied, so 8-bit rounding changes
-    # its greedy output; the check must then reject the export and leave no file.
+    # its greedy output. The check must then reject the export and leave no file.
     out = tmp_path / "model-q8_0.gguf"
     result = cli("export", "gguf", "--model", str(merged_model), "--quant", "q8_0", "--out", str(out),
                  "--tokenizer-pre", "gpt-2")

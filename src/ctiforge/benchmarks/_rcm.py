@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any
 
-from ctiforge.benchmarks._task import AccuracyTask
-from ctiforge.benchmarks._types import Item, Parsed
+from ctiforge.benchmarks._task import AccuracyTask, CveDescriptionPrompt
+from ctiforge.benchmarks._types import Parsed
 from ctiforge.errors import ConfigError, DataFormatError
 
 RCM_RULES = ("strict", "lenient", "ctibench")
@@ -70,7 +70,7 @@ def extract_cwe(text: str | None, rule: str = "strict") -> Parsed:
     return Parsed(None, rule, None, raw_len)
 
 
-class RcmTask(AccuracyTask):
+class RcmTask(CveDescriptionPrompt, AccuracyTask):
     """cti-rcm: 1,000 CVEs (mostly 2023-2024) mapped to one CWE each."""
 
     name = "cti-rcm"
@@ -87,28 +87,9 @@ class RcmTask(AccuracyTask):
     def _extract(self, response: str, rule: str) -> Parsed:
         return extract_cwe(response, rule)
 
-    def _exemplar_key(self, item: Item) -> str:
-        return item.fields.get("Description", "").strip()
-
-    def _base_text(self, item: Item, exemplars: Sequence[Item]) -> str:
-        blocks = [f"CVE Description: {_description(exemplar)}\nAnswer: {exemplar.gold}" for exemplar in exemplars]
-        blocks.append(f"CVE Description: {_description(item)}\nAnswer:")
-        return "\n\n".join(blocks)
-
-    def _base_stop(self) -> list[str]:
-        return ["\n\n", "\nCVE Description:"]
-
 
 class Rcm2021Task(RcmTask):
     """cti-rcm-2021: 1,000 CVEs published in 2021 (IDs from CVE-2011 to CVE-2021)."""
 
     name = "cti-rcm-2021"
     file_name = "cti-rcm-2021.tsv"
-
-
-def _description(item: Item) -> str:
-    if "Description" not in item.fields:
-        raise DataFormatError(
-            f"{item.task} item {item.item_id} has no Description; the base protocol needs items loaded from the TSV"
-        )
-    return " ".join(item.fields["Description"].split())

@@ -249,3 +249,29 @@ class AccuracyTask(Task):
             "accuracy": correct / n if n else 0.0,
             "accuracy_parseable": correct / parseable if parseable else 0.0,
         }
+
+
+class CveDescriptionPrompt:
+    """Base-protocol layout shared by the tasks that answer from a CVE description (RCM, VSP).
+
+    Each exemplar is "CVE Description: ..." followed by "Answer: <gold>", and
+    the prompt ends with the target description and a bare "Answer:".
+    """
+
+    def _exemplar_key(self, item: Item) -> str:
+        return item.fields.get("Description", "").strip()
+
+    def _base_text(self, item: Item, exemplars: Sequence[Item]) -> str:
+        blocks = [f"CVE Description: {_description(exemplar)}\nAnswer: {exemplar.gold}" for exemplar in exemplars]
+        blocks.append(f"CVE Description: {_description(item)}\nAnswer:")
+        return "\n\n".join(blocks)
+
+    def _base_stop(self) -> list[str]:
+        return ["\n\n", "\nCVE Description:"]
+
+def _description(item: Item) -> str:
+    if "Description" not in item.fields:
+        raise DataFormatError(
+            f"{item.task} item {item.item_id} has no Description; the base protocol needs items loaded from the TSV"
+        )
+    return " ".join(item.fields["Description"].split())

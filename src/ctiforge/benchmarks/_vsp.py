@@ -10,8 +10,7 @@ from typing import Any, Sequence
 from cvss import CVSS3
 from cvss.exceptions import CVSSError
 
-from ctiforge.benchmarks._rcm import _description
-from ctiforge.benchmarks._task import Task
+from ctiforge.benchmarks._task import CveDescriptionPrompt, Task
 from ctiforge.benchmarks._types import Item, Parsed
 from ctiforge.errors import ConfigError, DataFormatError
 
@@ -115,7 +114,7 @@ def base_score(vector: str) -> float:
     return float(CVSS3(vector).scores()[0])
 
 
-class VspTask(Task):
+class VspTask(CveDescriptionPrompt, Task):
     """cti-vsp: 1,000 CVEs with their NVD CVSS v3.1 vector; the metric is mean absolute deviation (MAD)."""
 
     name = "cti-vsp"
@@ -133,17 +132,6 @@ class VspTask(Task):
 
     def _extract(self, response: str, rule: str) -> Parsed:
         return extract_cvss_vector(response, rule)
-
-    def _exemplar_key(self, item: Item) -> str:
-        return item.fields.get("Description", "").strip()
-
-    def _base_text(self, item: Item, exemplars: Sequence[Item]) -> str:
-        blocks = [f"CVE Description: {_description(exemplar)}\nAnswer: {exemplar.gold}" for exemplar in exemplars]
-        blocks.append(f"CVE Description: {_description(item)}\nAnswer:")
-        return "\n\n".join(blocks)
-
-    def _base_stop(self) -> list[str]:
-        return ["\n\n", "\nCVE Description:"]
 
     def _score_item(self, item: Item, parsed: Parsed) -> dict[str, Any]:
         gold_score = base_score(item.gold)

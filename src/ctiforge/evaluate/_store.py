@@ -141,13 +141,13 @@ class RunStore:
     @staticmethod
     def _read_or_create(run_dir: Path, config: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
         run_file = run_dir / RUN_FILE
-        wanted = {key: config.get(key) for key in IDENTITY_KEYS}
+        expected = {key: config.get(key) for key in IDENTITY_KEYS}
         responses_file = run_dir / RESPONSES_FILE
         has_responses = responses_file.exists() and responses_file.stat().st_size > 0
         if run_file.exists() and has_responses:
             run_info = read_run_info(run_dir)
-            _check_same_config(run_dir, run_info.get("config", {}), wanted)
-        elif run_file.exists() and read_run_info(run_dir).get("config") == wanted:
+            _check_same_config(run_dir, run_info.get("config", {}), expected)
+        elif run_file.exists() and read_run_info(run_dir).get("config") == expected:
             run_info = read_run_info(run_dir)
         else:
             # A run without stored responses (for example one stopped by a
@@ -162,8 +162,8 @@ class RunStore:
                 "format_version": RUN_FORMAT_VERSION,
                 "ctiforge_version": __version__,
                 "created_at": _now(),
-                "config": wanted,
-                "config_hash": config_hash(wanted),
+                "config": expected,
+                "config_hash": config_hash(expected),
                 **dict(extra or {}),
             }
             _write_atomic(run_file, json.dumps(run_info, indent=2, sort_keys=True) + "\n")
@@ -298,7 +298,7 @@ def read_responses(run_dir: str | Path) -> dict[ResponseKey, StoredResponse]:
     return latest
 
 
-def _iter_lines(path: Path, wanted_hash: str, counter: RunStore | None) -> Iterator[StoredResponse]:
+def _iter_lines(path: Path, expected_hash: str, counter: RunStore | None) -> Iterator[StoredResponse]:
     if not path.exists():
         return
     with open(path, "rb") as handle:
@@ -312,7 +312,7 @@ def _iter_lines(path: Path, wanted_hash: str, counter: RunStore | None) -> Itera
                     if counter is not None:
                         counter.skipped_lines += 1
                 continue
-            if record.get("config") != wanted_hash:
+            if record.get("config") != expected_hash:
                 continue
             yield StoredResponse(
                 key=key,
@@ -324,12 +324,12 @@ def _iter_lines(path: Path, wanted_hash: str, counter: RunStore | None) -> Itera
             )
 
 
-def _check_same_config(run_dir: Path, stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
-    differences = [key for key in IDENTITY_KEYS if stored.get(key) != wanted.get(key)]
+def _check_same_config(run_dir: Path, stored: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+    differences = [key for key in IDENTITY_KEYS if stored.get(key) != expected.get(key)]
     if not differences:
         return
     described = "; ".join(
-        f"{OPTION_NAMES[key]} is {_show(stored.get(key))} there but {_show(wanted.get(key))} now" for key in differences
+        f"{OPTION_NAMES[key]} is {_show(stored.get(key))} there but {_show(expected.get(key))} now" for key in differences
     )
     restore = " ".join(f"{OPTION_NAMES[key]} {_show(stored.get(key))}" for key in differences if stored.get(key) is not None)
     raise ConfigError(
